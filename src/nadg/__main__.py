@@ -1,0 +1,3 @@
+from nadg.cli import main
+
+main()

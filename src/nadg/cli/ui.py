@@ -1,0 +1,5 @@
+"""`nadg` commands: ui."""
+
+from __future__ import annotations
+
+from nadg.cli.common import app  # noqa: F401
