@@ -1,0 +1,1 @@
+"""Planners: from one command to a validated Plan of subtasks."""

@@ -1,0 +1,1 @@
+"""The registry: every SQL statement of NADG lives in this package."""

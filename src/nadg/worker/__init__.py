@@ -1,0 +1,1 @@
+"""The worker node: a FastAPI service that runs subtasks in a sandbox."""
