@@ -1,0 +1,54 @@
+"""The sandbox on this host, in-process: detection, the interpreter it runs, I/O and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from nadg.config import Settings
+from nadg.worker.sandbox import Sandbox, detect_sandbox
+
+
+@pytest.fixture(params=["strongest", "no-bwrap"])
+async def sandbox(request: pytest.FixtureRequest, settings: Settings) -> Sandbox:
+    use_bwrap = request.param == "strongest"
+    return await detect_sandbox(settings.model_copy(update={"sandbox_use_bwrap": use_bwrap}))
+
+
+async def test_runs_the_worker_interpreter_with_its_packages(sandbox: Sandbox) -> None:
+    code = "import sys, pydantic\nprint(sys.version)\nprint(sys.flags.isolated)"
+    outcome = await sandbox.run(code, {}, timeout=20)
+    assert outcome.return_code == 0, outcome.stderr
+    assert outcome.stdout.splitlines() == [sys.version.splitlines()[0], "1"]
+
+
+async def test_context_stdin_and_unicode(sandbox: Sandbox) -> None:
+    code = "import sys\nprint(context['k'], repr(sys.stdin.read()))"
+    outcome = await sandbox.run(code, {"k": "héllo ✓"}, timeout=20)
+    assert outcome.stdout == "héllo ✓ ''\n"
+
+
+async def test_stderr_is_capped_too(settings: Settings) -> None:
+    small = settings.model_copy(update={"sandbox_output_bytes": 1024})
+    sandbox = await detect_sandbox(small)
+    outcome = await sandbox.run("import sys\nsys.stderr.write('e' * 100000)", {}, timeout=20)
+    assert outcome.truncated and outcome.stderr.startswith("e" * 1024 + "\n[nadg: output trunc")
+
+
+async def test_runs_concurrently(sandbox: Sandbox) -> None:
+    code = "import time\ntime.sleep(1)\nprint('ok')"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcomes = await asyncio.gather(*(sandbox.run(code, {}, timeout=20) for _ in range(3)))
+    assert [o.stdout for o in outcomes] == ["ok\n"] * 3
+    assert loop.time() - started < 2.5
+
+
+async def test_file_size_limit(settings: Settings) -> None:
+    small = settings.model_copy(update={"sandbox_max_file_bytes": 1_000_000})
+    sandbox = await detect_sandbox(small)
+    code = "import tempfile\nwith tempfile.TemporaryFile() as f:\n    f.write(b'x' * 2_000_000)"
+    outcome = await sandbox.run(code, {}, timeout=20)
+    assert outcome.return_code != 0
