@@ -137,6 +137,7 @@ class SubtaskUpdate:
     output: str | None = None
     error: str | None = None
     cached: bool | None = None
+    cache_key: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration_ms: float | None = None
