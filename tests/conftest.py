@@ -16,7 +16,7 @@ from nadg.config import Settings
 POSTGRES_URL = os.environ.get("NADG_TEST_POSTGRES_URL")
 CHROMIUM = os.environ.get("NADG_TEST_CHROMIUM")
 
-pytest_plugins = ["fixtures.registry", "fixtures.llm"]
+pytest_plugins = ["fixtures.registry", "fixtures.llm", "fixtures.grid"]
 
 _FOREIGN_NAMES = ("GEMINI_API_KEY", "OPENAI_API_KEY", "WORKER_ID", "PORT", "SPACE_HOST")
 

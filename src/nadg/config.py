@@ -121,3 +121,17 @@ class Settings(BaseSettings):
     def token(self) -> str | None:
         """The worker auth token as plain text, for the one place that must send it."""
         return self.auth_token.get_secret_value() if self.auth_token else None
+
+    @property
+    def local_token_path(self) -> Path:
+        """Where `nadg up` keeps the token of the local grid it started (mode 0600)."""
+        return self.home / "local-grid.token"
+
+    def client_token(self) -> str | None:
+        """The token the master sends: NADG_AUTH_TOKEN, else the local grid's from `nadg up`."""
+        if self.auth_token:
+            return self.auth_token.get_secret_value()
+        try:
+            return self.local_token_path.read_text().strip() or None
+        except OSError:
+            return None

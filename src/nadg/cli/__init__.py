@@ -8,7 +8,7 @@ from nadg.cli.common import app, exit_code_for
 from nadg.errors import NadgError
 
 # Importing a submodule registers its commands on `app`.
-from nadg.cli import fleet, plan, run, ui, worker  # noqa: F401  isort: skip
+from nadg.cli import fleet, local, plan, run, ui, worker  # noqa: F401  isort: skip
 
 
 def main() -> None:
