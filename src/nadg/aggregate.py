@@ -34,9 +34,12 @@ def combine(subtasks: Sequence[Subtask]) -> str:
 
 
 def _body(subtask: Subtask) -> str:
+    """A prompt's text is markdown already; a program's output is shown as it printed it."""
     if subtask.status == SubtaskState.COMPLETED:
-        text = (subtask.output or "").strip()
-        return text if text else "_(no output)_"
+        text = (subtask.output or "").strip("\n")
+        if not text.strip():
+            return "_(no output)_"
+        return text if subtask.kind == "prompt" else f"```text\n{text}\n```"
     reason = (subtask.error or "").strip().splitlines()
     last = reason[-1] if reason else "no reason recorded"
     return f"_{subtask.status.value}: {last}_"

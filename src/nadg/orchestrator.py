@@ -91,7 +91,11 @@ class Orchestrator:
         self._settings = settings
         self._registry = registry
         self._client = client
-        self._emit = on_event or (lambda event: None)
+        self.on_event = on_event
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
 
     @property
     def registry(self) -> Registry:
@@ -169,7 +173,7 @@ class Orchestrator:
             if row.status == "completed":  # resumed: say what is already done
                 self._emit(Event(EventKind.COMPLETED, run.id, row.key, cached=row.cached))
         dispatcher = Dispatcher(
-            self._registry, self._client, run, workers, options, on_event=self._emit
+            self._registry, self._client, run, workers, options, on_event=self.on_event
         )
         try:
             await dispatcher.run()

@@ -47,9 +47,13 @@ def test_combine_orders_by_position_and_says_why_a_part_failed() -> None:
         row("c", SubtaskState.CANCELLED, None, "dependency 'b' failed", position=2),
     ]
     assert combine(rows) == (
-        "### a\n\n42\n\n### b\n\n_failed: ValueError: boom_\n\n"
+        "### a\n\n```text\n  42\n```\n\n### b\n\n_failed: ValueError: boom_\n\n"
         "### c\n\n_cancelled: dependency 'b' failed_"
     )
+
+
+def test_a_prompt_answer_stays_markdown() -> None:
+    assert combine([row("a", output="**yes**\n", kind="prompt")]) == "### a\n\n**yes**"
 
 
 def test_synthesis_only_for_plans_with_prompt_subtasks() -> None:
