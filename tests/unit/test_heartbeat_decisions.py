@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nadg.cli.fleet_view import format_age
 from nadg.errors import InvalidURL
+from nadg.fleet import format_age
 from nadg.heartbeat import (
     failure_rate,
     failure_rate_alert,

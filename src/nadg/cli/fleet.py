@@ -16,9 +16,9 @@ from nadg.cli.common import DbOption, JsonOption, app, exit_code_for, fail, load
 from nadg.cli.fleet_view import print_report, print_workers, worker_rows
 from nadg.client import WorkerClient
 from nadg.config import Settings
-from nadg.errors import NadgError, WorkerNotFound
+from nadg.errors import NadgError
+from nadg.fleet import AddedWorker, add_worker
 from nadg.heartbeat import Heartbeat, SweepReport
-from nadg.protocol import WorkerStatus
 from nadg.registry.models import Worker, WorkerState
 from nadg.registry.store import Registry, upgrade_database
 from nadg.registry.urls import normalize_worker_url
@@ -48,33 +48,16 @@ def _out(text: str) -> None:
 # --- workers ---------------------------------------------------------------------------------
 
 
-async def _ask_status(settings: Settings, url: str, timeout: float) -> WorkerStatus | None:
-    """The worker's /status, or None when it does not answer in time (it may be down now)."""
-    async with WorkerClient(token=settings.client_token(), connect_timeout=timeout) as client:
-        try:
-            return await client.status(url, timeout=timeout)
-        except NadgError:
-            return None
-
-
 async def _add(
     settings: Settings, url: str, name: str | None, caps: list[str], slots: int | None, t: float
-) -> tuple[Worker, bool, WorkerStatus | None]:
-    status = await _ask_status(settings, url, t)
-    async with await Registry.open(settings) as registry:
-        try:
-            await registry.get_worker(url)
-            created = False
-        except WorkerNotFound:
-            created = True
-        worker = await registry.upsert_worker(
-            url,
-            name=name or (status.worker_id if status and created else None),
-            capabilities=caps or (status.capabilities if status else None),
-            max_concurrency=slots or (status.max_concurrency if status else None),
-            isolation=status.isolation if status else None,
+) -> AddedWorker:
+    async with (
+        await Registry.open(settings) as registry,
+        WorkerClient(token=settings.client_token(), connect_timeout=t) as client,
+    ):
+        return await add_worker(
+            registry, client, url, name=name, capabilities=caps, max_concurrency=slots, timeout=t
         )
-    return worker, created, status
 
 
 @workers_app.command("add")
@@ -98,14 +81,13 @@ def workers_add(
     except NadgError as exc:
         raise fail(exc.message, exit_code_for(exc)) from exc
     settings = load_settings(db)
-    worker, created, status = run(
-        _add(settings, url, name, capability or [], max_concurrency, timeout)
-    )
+    added = run(_add(settings, url, name, capability or [], max_concurrency, timeout))
+    worker = added.worker
     if as_json:
         _out(json.dumps(worker.model_dump(mode="json")))
         return
-    verb = "added" if created else "updated"
-    seen = "answered /status" if status else "did not answer /status; added as given"
+    verb = "added" if added.created else "updated"
+    seen = "answered /status" if added.status else "did not answer /status; added as given"
     _out(f"{verb} worker {worker.id} {worker.vm_url} ({worker.status}; {seen})")
 
 

@@ -8,22 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from nadg.fleet import format_age
 from nadg.heartbeat import SweepReport
 from nadg.registry.models import Worker
-
-
-def format_age(then: datetime | None, now: datetime) -> str:
-    """'12 s ago', '5 min ago', '3 h ago', '2 d ago', or 'never'."""
-    if then is None:
-        return "never"
-    seconds = max(0.0, (now - then).total_seconds())
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} d ago"
 
 
 def format_uptime(value: float | None) -> str:

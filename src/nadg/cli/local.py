@@ -20,8 +20,10 @@ from nadg.client import WorkerClient
 from nadg.cluster import LocalCluster
 from nadg.config import Settings
 from nadg.examples import primes_plan
+from nadg.fleet import add_worker
 from nadg.grid import connect
 from nadg.orchestrator import default_options
+from nadg.registry import Registry
 from nadg.registry.models import RunDetail, Worker, WorkerState
 
 stdout = Console()
@@ -34,26 +36,15 @@ def with_token(settings: Settings, token: str) -> Settings:
     return settings.model_copy(update={"auth_token": SecretStr(token)})
 
 
-async def register_local(registry: object, client: WorkerClient, urls: list[str]) -> list[Worker]:
-    """Add each local worker to the registry as it describes itself on /status."""
-    workers = []
-    for url in urls:
-        status = await client.status(url)
-        worker: Worker = await registry.upsert_worker(  # type: ignore[attr-defined]
-            url,
-            name=status.worker_id,
-            capabilities=status.capabilities,
-            max_concurrency=status.max_concurrency,
-            isolation=status.isolation,
-            status=WorkerState.ACTIVE,
-        )
-        workers.append(worker)
-    return workers
+async def register_local(registry: Registry, client: WorkerClient, urls: list[str]) -> list[Worker]:
+    """Add each local worker, just started, to the registry as active."""
+    added = [await add_worker(registry, client, url, activate=True) for url in urls]
+    return [entry.worker for entry in added]
 
 
-async def mark_offline(registry: object, workers: list[Worker]) -> None:
+async def mark_offline(registry: Registry, workers: list[Worker]) -> None:
     for worker in workers:
-        await registry.set_worker_status(worker.id, WorkerState.OFFLINE)  # type: ignore[attr-defined]
+        await registry.set_worker_status(worker.id, WorkerState.OFFLINE)
 
 
 def wall_seconds(run: RunDetail) -> float:
@@ -153,7 +144,6 @@ def up(
 
 async def _serve(settings: Settings, urls: list[str]) -> None:
     from nadg.heartbeat import Heartbeat
-    from nadg.registry import Registry
 
     registry = await Registry.open(settings)
     local: list[Worker] = []
