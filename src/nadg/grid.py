@@ -8,7 +8,6 @@ squares = Grid().map(square, range(100), chunks=4)
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,7 +16,7 @@ from nadg.client import WorkerClient
 from nadg.config import Settings
 from nadg.dispatch import EventSink, RunOptions
 from nadg.errors import RunError
-from nadg.mapping import ItemResult, collect_results, map_plan
+from nadg.mapping import ItemResult, collect_results, map_plan, portable_source
 from nadg.orchestrator import Orchestrator, default_options
 from nadg.planner import Plan
 from nadg.registry import Registry
@@ -116,7 +115,7 @@ class Grid:
                 raise RunError("map by name needs the module's source")
             name, code = function, source
         else:
-            name, code = function.__name__, source or _source_of(function)
+            name, code = function.__name__, source or portable_source(function)
         plan = map_plan(code, filename, name, values, chunks)
         async with connect(self.settings, on_event=on_event) as orchestrator:
             run = await orchestrator.submit(
@@ -126,12 +125,3 @@ class Grid:
                 options=options or default_options(self.settings, synthesize=False),
             )
         return collect_results(run, len(values))
-
-
-def _source_of(function: Callable[[Any], Any]) -> str:
-    """The whole module (so its imports and helpers come along), else the function alone."""
-    module = inspect.getmodule(function)
-    try:
-        return inspect.getsource(module) if module else inspect.getsource(function)
-    except (OSError, TypeError):
-        return inspect.getsource(function)

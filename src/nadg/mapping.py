@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,3 +107,40 @@ def _parse_chunk(output: str) -> list[dict[str, Any]]:
     return (
         [entry for entry in parsed if isinstance(entry, dict)] if isinstance(parsed, list) else []
     )
+
+
+def portable_source(function: Callable[..., Any]) -> str:
+    """The function's own source, after its module's top-level imports.
+
+    Not the whole module: a program's other imports (its framework, its tests) need not exist
+    on a worker. Each import is skipped there when it is missing, so only a function that
+    really uses it fails, with a NameError that says which.
+    """
+    own = textwrap.dedent(inspect.getsource(function))
+    module = inspect.getmodule(function)
+    try:
+        module_source = inspect.getsource(module) if module else ""
+    except (OSError, TypeError):
+        module_source = ""
+    guarded = [
+        f"try:\n{textwrap.indent(statement, '    ')}\nexcept ImportError:\n    pass"
+        for statement in top_level_imports(module_source)
+    ]
+    return "\n".join([*guarded, own])
+
+
+def top_level_imports(source: str) -> list[str]:
+    """The module's own `import` / `from ... import` statements (not `from __future__`)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    statements = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            segment = ast.get_source_segment(source, node)
+            if segment:
+                statements.append(segment)
+    return statements

@@ -243,3 +243,40 @@ def test_demo_runs_a_local_grid_end_to_end(tmp_path: Path) -> None:
     assert "Speed-up:" in result.stdout and "over one worker" in result.stdout
     assert "nadg ui" in result.stdout
     assert (tmp_path / "home" / "nadg.db").exists()
+
+
+async def test_ctrl_c_cancels_cleanly_and_resume_finishes_the_run(
+    cluster_factory: Callable[..., LocalCluster],
+    grid_registry: Registry,
+    grid_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    await register_cluster(grid_registry, cluster_factory(1, max_concurrency=2))
+    plan = write_plan(
+        tmp_path / "plan.json",
+        [
+            {"id": f"slow{i}", "kind": "python", "task": f"import time; time.sleep(3); print({i})"}
+            for i in range(3)
+        ],
+    )
+    master = subprocess.Popen(
+        [sys.executable, "-m", "nadg", "run", "--plan", str(plan)],
+        env=master_env(grid_settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run_id = await wait_for_progress(grid_registry, completed=0, running=2)
+    master.send_signal(signal.SIGINT)
+    _, stderr = master.communicate(timeout=20)
+
+    assert master.returncode == 130, stderr
+    assert "nadg resume" in stderr
+    run = await grid_registry.get_run(run_id)
+    states = sorted(row.status.value for row in run.subtasks)
+    assert run.status == "cancelled"
+    assert states == ["cancelled", "cancelled", "pending"]  # nothing is left running
+
+    resumed = nadg("resume", run_id, "--json", settings=grid_settings)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [row["status"] for row in json.loads(resumed.stdout)["subtasks"]] == ["completed"] * 3

@@ -7,7 +7,13 @@ import json
 import pytest
 
 from nadg.aggregate import combine, run_state, should_synthesize, synthesis_prompt
-from nadg.mapping import chunk_bounds, collect_results, map_plan
+from nadg.mapping import (
+    chunk_bounds,
+    collect_results,
+    map_plan,
+    portable_source,
+    top_level_imports,
+)
 from nadg.registry.models import RunDetail, RunState, Subtask, SubtaskState
 
 
@@ -93,3 +99,20 @@ def test_map_results_come_back_in_item_order_with_errors_by_index() -> None:
         (1, None, "KeyError: 1"),
         (2, None, "chunk chunk-2 failed: timeout (exit None)"),
     ]
+
+
+def test_portable_source_is_the_function_after_its_modules_guarded_imports() -> None:
+    source = portable_source(chunk_bounds)
+    assert source.startswith("try:\n    import ast\nexcept ImportError:\n    pass\n")
+    assert "from __future__" not in source
+    assert "def chunk_bounds(count: int, chunks: int)" in source
+    assert "def map_plan" not in source  # the rest of the module stays home
+    namespace: dict[str, object] = {}
+    exec(compile(source, "<test>", "exec"), namespace)
+    assert namespace["chunk_bounds"](5, 2) == [(0, 3), (3, 5)]  # type: ignore[operator]
+
+
+def test_top_level_imports_skip_nested_ones_and_bad_source() -> None:
+    module = "import os\nfrom a.b import c as d\ndef f():\n    import sys\n"
+    assert top_level_imports(module) == ["import os", "from a.b import c as d"]
+    assert top_level_imports("def (") == []
