@@ -16,14 +16,14 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from nadg.client import WorkerClient, is_worker_fault
 from nadg.errors import WorkerBusy, WorkerError
+from nadg.events import Event, EventKind, EventSink
 from nadg.protocol import TaskKind, TaskRequest, TaskResult
 from nadg.registry.models import (
     RunDetail,
@@ -147,34 +147,6 @@ def failure_text(result: TaskResult) -> str:
     head = f"{result.status.value} (exit {result.return_code})"
     stderr = result.stderr.strip()
     return f"{head}: {stderr[-MAX_ERROR_CHARS:]}" if stderr else head
-
-
-class EventKind(StrEnum):
-    PLANNED = "planned"
-    DISPATCHED = "dispatched"
-    RETRIED = "retried"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    FINISHED = "finished"  # the run
-
-
-@dataclass(frozen=True)
-class Event:
-    """A progress event for the CLI and the UI."""
-
-    kind: EventKind
-    run_id: str
-    subtask: str | None = None
-    worker: str | None = None
-    attempt: int = 0
-    message: str = ""
-    cached: bool = False
-    total: int = 0  # on PLANNED: how many subtasks the run has
-    at: float = field(default_factory=time.monotonic)
-
-
-EventSink = Callable[[Event], None]
 
 
 # --- the I/O around it -------------------------------------------------------------------

@@ -14,8 +14,9 @@ from typing import Any
 
 from nadg.client import WorkerClient
 from nadg.config import Settings
-from nadg.dispatch import EventSink, RunOptions
+from nadg.dispatch import RunOptions
 from nadg.errors import RunError
+from nadg.events import EventSink
 from nadg.mapping import ItemResult, collect_results, map_plan, portable_source
 from nadg.orchestrator import Orchestrator, default_options
 from nadg.planner import Plan

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from nadg import aggregate
 from nadg.client import WorkerClient
 from nadg.config import Settings
-from nadg.dispatch import Dispatcher, Event, EventKind, EventSink, RunOptions
+from nadg.dispatch import Dispatcher, RunOptions
 from nadg.errors import LLMError, NoWorkers
+from nadg.events import Event, EventKind, EventSink
 from nadg.llm import build_client
 from nadg.llm.usage import UsageTracker
 from nadg.planner import Plan, build_planner, validate_plan

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from fixtures.grid import executions, register, register_cluster
 from nadg.cluster import LocalCluster
-from nadg.dispatch import Event, EventKind
+from nadg.events import Event, EventKind
 from nadg.orchestrator import Orchestrator, default_options
 from nadg.planner import Plan, PlanSubtask
 from nadg.protocol import TaskKind

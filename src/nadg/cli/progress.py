@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from nadg.dispatch import Event, EventKind
+from nadg.events import Event, EventKind
 
 STYLE = {
     "pending": "dim",

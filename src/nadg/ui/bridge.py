@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 from nadg import fleet as fleet_ops
 from nadg.client import WorkerClient
 from nadg.config import Settings
-from nadg.dispatch import Event, EventKind, RunOptions
+from nadg.dispatch import RunOptions
 from nadg.errors import NadgError
+from nadg.events import Event, EventKind
 from nadg.fleet import AddedWorker
 from nadg.grid import connect
 from nadg.heartbeat import Heartbeat, SweepReport
