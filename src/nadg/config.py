@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     sandbox_tmp_bytes: int = Field(64 * MiB, ge=MiB)
     sandbox_output_bytes: int = Field(1 * MiB, ge=1024)
     sandbox_use_bwrap: bool = True
+    # Sandboxes started ahead of demand, each still single-use; -1: max_concurrency, 0: none.
+    sandbox_warm: int = Field(-1, ge=-1, le=1024)
 
     # --- heartbeat -------------------------------------------------------------------------
     heartbeat_failures: int = Field(1, ge=1)

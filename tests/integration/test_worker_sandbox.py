@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,10 +12,16 @@ from nadg.config import Settings
 from nadg.worker.sandbox import Sandbox, detect_sandbox
 
 
-@pytest.fixture(params=["strongest", "no-bwrap"])
-async def sandbox(request: pytest.FixtureRequest, settings: Settings) -> Sandbox:
-    use_bwrap = request.param == "strongest"
-    return await detect_sandbox(settings.model_copy(update={"sandbox_use_bwrap": use_bwrap}))
+@pytest.fixture(params=["strongest", "strongest-warm", "no-bwrap"])
+async def sandbox(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Sandbox]:
+    """Each plan with a cold spawn per task, and the strongest with a warm pool of 2."""
+    use_bwrap = request.param.startswith("strongest")
+    found = await detect_sandbox(settings.model_copy(update={"sandbox_use_bwrap": use_bwrap}))
+    found.warm_up(2 if request.param.endswith("-warm") else 0)
+    try:
+        yield found
+    finally:
+        await found.close()
 
 
 async def test_runs_the_worker_interpreter_with_its_packages(sandbox: Sandbox) -> None:

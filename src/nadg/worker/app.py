@@ -71,6 +71,16 @@ def public_url(settings: Settings) -> str:
     return f"http://{settings.host}:{settings.port}"
 
 
+MAX_DEFAULT_WARM = 16  # idle sandboxes cost memory and processes; more rarely buys latency
+
+
+def warm_size(settings: Settings) -> int:
+    """How many sandboxes to keep started ahead of demand: by default one per slot (at most 16)."""
+    if settings.sandbox_warm >= 0:
+        return settings.sandbox_warm
+    return min(settings.max_concurrency, MAX_DEFAULT_WARM)
+
+
 def capabilities(settings: Settings, gpu: bool, has_llm: bool) -> list[str]:
     found = ["python"] + (["gpu"] if gpu else []) + (["llm"] if has_llm else [])
     return found + [tag for tag in settings.tags if tag not in found]
@@ -87,6 +97,7 @@ async def build_state(settings: Settings) -> WorkerState:
         metrics=WorkerMetrics.create(),
     )
     caps = capabilities(settings, await detect_gpu(), client is not None)
+    sandbox.warm_up(warm_size(settings))  # last: nothing may fail after it starts processes
     return WorkerState(settings, worker_id, service, sandbox, caps, time.monotonic(), client)
 
 
@@ -119,6 +130,7 @@ async def _register(state: WorkerState) -> None:
 
 async def _shutdown(state: WorkerState) -> None:
     await state.service.close()
+    await state.sandbox.close()
     if state.settings.register_self:
         from nadg.worker import registration
 

@@ -21,15 +21,15 @@ MARKER_ENV = "NADG_SANDBOX_MARKER"  # set in fallback mode only, to sweep what a
 # Run first inside the sandbox with `python -I -S -c`: read the marshalled payload from stdin,
 # apply the limits, then run the task's code as __main__ with `context` as a global.
 BOOTSTRAP = """\
-import sys, marshal, resource, builtins
+import os, sys, marshal, resource, builtins
 code, context, paths, limits = marshal.loads(sys.stdin.buffer.read())
-sys.stdin.close()
-sys.stdin = open("/dev/null")
+os.dup2(os.open("/dev/null", os.O_RDONLY), 0)  # fd 0 itself, not just sys.stdin: drop the pipe
+sys.stdin = open(0, closefd=False)
 for name, soft, hard in limits:
     resource.setrlimit(getattr(resource, name), (soft, hard))
 sys.path.extend(paths)
 builtins.exit = builtins.quit = sys.exit
-del marshal, resource, limits, paths
+del os, marshal, resource, limits, paths
 try:
     exec(compile(code, "<task>", "exec"),
          {"__name__": "__main__", "__builtins__": builtins, "context": context})

@@ -2,14 +2,16 @@
 starts processes for tasks.
 
 `detect_sandbox` probes, once at start, which plan of `isolation.py` works here; `Sandbox.run`
-starts the exec chain, feeds it the task, reads stdout/stderr with caps, enforces the wall-clock
-timeout and kills whatever the task left behind.
+takes an exec chain (pre-started by the warm pool of `pool.py`, or started on demand), feeds it
+the task, reads stdout/stderr with caps, enforces the wall-clock timeout and kills whatever the
+task left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import marshal
@@ -25,6 +27,7 @@ from pathlib import Path
 from nadg.config import Settings
 from nadg.errors import SandboxError
 from nadg.worker.isolation import MARKER_ENV, Limits, Plan, command, fallback_env, layers_for
+from nadg.worker.pool import Chain, WarmPool
 from nadg.worker.streams import Capture, feed
 
 logger = logging.getLogger(__name__)
@@ -52,33 +55,57 @@ class Outcome:
 
 
 class Sandbox:
-    """Runs one task per call under `plan`; safe to call concurrently."""
+    """Runs one task per call under `plan`; safe to call concurrently.
+
+    With `warm_up(n)` a pool keeps `n` exec chains started ahead of demand; each still runs
+    exactly one task. `close()` kills the idle ones.
+    """
 
     def __init__(self, plan: Plan, limits: Limits, output_bytes: int) -> None:
         self.plan = plan
         self.limits = limits
         self.output_bytes = output_bytes
+        self.pool: WarmPool | None = None
 
     @property
     def isolation(self) -> str:
         return self.plan.name
 
+    def warm_up(self, size: int) -> None:
+        """Keep `size` sandboxes started ahead of demand; 0 starts one per task instead.
+
+        Only under bwrap. Without a pid namespace a running task sees the idle sandboxes in
+        /proc and could write its own payload into one's stdin (/proc/<pid>/fd/0 needs no
+        ptrace rights), i.e. run code in, and read, a later task of someone else.
+        """
+        if size <= 0 or self.pool is not None:
+            return
+        if not self.plan.bwrap:
+            logger.info("no warm sandboxes without bwrap: one cold start per task")
+            return
+        self.pool = WarmPool(self.spawn, self.discard, size)
+        self.pool.start()
+
+    async def close(self) -> None:
+        """Kill the idle sandboxes of the pool, if any."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            await pool.close()
+
     async def run(self, code: str, context: dict[str, str], timeout: float) -> Outcome:
         payload = marshal.dumps(
             (code, dict(context), list(self.plan.site_paths), self.limits.rlimits(timeout))
         )
-        marker = secrets.token_hex(12)
-        workdir = None if self.plan.bwrap else self._make_workdir()
         started = time.perf_counter()
+        chain = await (self.pool.take() if self.pool else self.spawn())
         try:
-            proc = await self._spawn(marker, workdir)
             out, err = Capture(self.output_bytes), Capture(self.output_bytes)
-            timed_out = await self._supervise(proc, payload, out, err, timeout, marker)
+            # The timeout starts here, when the payload is fed, not when the chain started.
+            timed_out = await self._supervise(chain.proc, payload, out, err, timeout, chain.marker)
         finally:
-            if workdir:
-                shutil.rmtree(workdir, ignore_errors=True)
+            _remove(chain.workdir)
         return Outcome(
-            return_code=None if timed_out else proc.returncode,
+            return_code=None if timed_out else chain.proc.returncode,
             stdout=out.text(),
             stderr=err.text(),
             timed_out=timed_out,
@@ -86,12 +113,14 @@ class Sandbox:
             duration_ms=(time.perf_counter() - started) * 1000.0,
         )
 
-    async def _spawn(self, marker: str, workdir: str | None) -> asyncio.subprocess.Process:
-        argv = command(self.plan, self.limits)
+    async def spawn(self) -> Chain:
+        """Start the exec chain; it waits on stdin for its payload."""
+        marker = secrets.token_hex(12)
+        workdir = None if self.plan.bwrap else self._make_workdir()
         env = {} if self.plan.bwrap else fallback_env(marker, workdir or "/tmp")
         try:
-            return await asyncio.create_subprocess_exec(
-                *argv,
+            proc = await asyncio.create_subprocess_exec(
+                *self._argv,
                 stdin=PIPE,
                 stdout=PIPE,
                 stderr=PIPE,
@@ -100,7 +129,20 @@ class Sandbox:
                 start_new_session=True,  # its own process group, killed as one
             )
         except OSError as exc:
+            _remove(workdir)
             raise SandboxError(f"could not start the sandbox: {exc}") from exc
+        return Chain(proc, marker, workdir)
+
+    async def discard(self, chain: Chain) -> None:
+        """Kill a chain that never got its payload, and remove its workdir."""
+        try:
+            await self._kill(chain.proc, sweep=None)  # it ran no code: nothing to sweep
+        finally:
+            _remove(chain.workdir)
+
+    @functools.cached_property
+    def _argv(self) -> list[str]:
+        return command(self.plan, self.limits)
 
     async def _supervise(
         self,
@@ -129,7 +171,7 @@ class Sandbox:
             await _finish(io)
         return timed_out
 
-    async def _kill(self, proc: asyncio.subprocess.Process, marker: str) -> None:
+    async def _kill(self, proc: asyncio.subprocess.Process, sweep: str | None) -> None:
         """Kill the task's process group (with bwrap: its pid namespace) and any escapee."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -138,9 +180,9 @@ class Sandbox:
             # behind asyncio's watcher, which then reports exit code 255.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
-        if not self.plan.bwrap:
+        if sweep and not self.plan.bwrap:
             # No pid namespace: a setsid() escapee left the group; find it by its marker.
-            await asyncio.to_thread(sweep_marker, marker)
+            await asyncio.to_thread(sweep_marker, sweep)
         await proc.wait()
 
     def _make_workdir(self) -> str:
@@ -148,6 +190,11 @@ class Sandbox:
         if self.plan.uid is not None:
             os.chown(workdir, self.plan.uid, self.plan.gid or self.plan.uid)
         return workdir
+
+
+def _remove(workdir: str | None) -> None:
+    if workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def exited(proc: asyncio.subprocess.Process) -> None:

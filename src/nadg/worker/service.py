@@ -92,7 +92,7 @@ class WorkerService:
         else:
             self.counters.failed += 1
         self.metrics.observe(result.kind.value, result.status.value, result.duration_ms / 1000)
-        logger.info(
+        logger.debug(  # not INFO: a line per task costs the hot path (uvicorn logs each request)
             "task %s %s in %.1f ms", request.task_id, result.status.value, result.duration_ms,
             extra={"task_id": request.task_id},
         )  # fmt: skip
