@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
+import os
 import secrets
 import statistics
 import subprocess
@@ -90,7 +93,28 @@ def measure(workdir: Path, token: str, workers: int, slots: int, plan: Plan, rep
 
 
 def _print_one() -> None:
-    exec("print(1)", {})
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec("print(1)", {})
+
+
+def spawn_ceiling(count: int) -> float:
+    """Fresh interpreters per second, 2 at a time: what one process per subtask costs here."""
+
+    async def spawn_all() -> float:
+        slots = asyncio.Semaphore(os.cpu_count() or 2)
+
+        async def one() -> None:
+            async with slots:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-I", "-S", "-c", "print(1)", stdout=subprocess.DEVNULL
+                )
+                await proc.wait()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(count)))
+        return count / (time.perf_counter() - started)
+
+    return asyncio.run(spawn_all())
 
 
 def pool_wall(count: int, repeat: int) -> float:
@@ -132,6 +156,8 @@ def main() -> None:
         per_task = pool / count * 1000
         print(f"   ProcessPoolExecutor(4): {count / pool:7.1f} tasks/s, {per_task:6.3f} ms a task")
         print(f"   ratio grid/pool per task: {grid / pool:.1f}x   (target: >= 80 subtasks/s)")
+        ceiling = spawn_ceiling(count)
+        print(f"   for scale: bare `python -I -S` spawns, one per core at a time: {ceiling:.1f}/s")
 
         sleeps = measure(
             workdir, token, 4, 8, trivial_plan(32, "import time; time.sleep(0.5)"), args.repeat

@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nadg.client import WorkerClient, is_worker_fault
-from nadg.errors import WorkerBusy, WorkerError
+from nadg.errors import NadgError, WorkerBusy, WorkerError
 from nadg.events import Event, EventKind, EventSink
+from nadg.journal import Journal
 from nadg.protocol import TaskKind, TaskRequest, TaskResult
 from nadg.registry.models import (
     RunDetail,
@@ -207,28 +208,35 @@ class Dispatcher:
         self._updates: list[SubtaskUpdate] = []
         self._outcomes: list[TaskOutcome] = []
         self._offline: list[int] = []
+        self._journal: Journal | None = None
+        self._ended_badly = True  # a subtask failed or was cancelled since the last orphan check
         self.usage = [0, 0]  # input, output tokens of prompt subtasks
 
     async def run(self) -> None:
+        self._journal = Journal(self._registry)
         try:
-            while True:
-                self._cancel_orphans()
-                launches = await self._schedule()
-                await self._flush()
-                for item, slot, attempt in launches:
-                    self._launch(item, slot, attempt)
-                if not self._tasks:
-                    if self._all_ended():
-                        break
-                    if self._nothing_can_start():
-                        self._fail_unrunnable()
-                        continue
-                await self._wait()
-        except asyncio.CancelledError:
-            await self._cancel_in_flight()
+            await self._dispatch_all()
+        except BaseException:
+            await self._cancel_in_flight()  # Ctrl-C, or the registry failed: stop every send
+            with contextlib.suppress(NadgError):  # a journal failure is already on its way up
+                await self._close_journal()
             raise
-        finally:
-            await asyncio.shield(self._flush())
+        await self._close_journal()
+
+    async def _dispatch_all(self) -> None:
+        while True:
+            self._cancel_orphans()
+            launches = await self._schedule()
+            ticket = self._record()  # each send waits until its `running` mark is written
+            for item, slot, attempt in launches:
+                self._launch(item, slot, attempt, ticket)
+            if not self._tasks:
+                if self._all_ended():
+                    return
+                if self._nothing_can_start():
+                    self._fail_unrunnable()
+                    continue
+            await self._wait()
 
     # scheduling ---------------------------------------------------------------------------
 
@@ -254,11 +262,15 @@ class Dispatcher:
             ready = self._ready()  # cache hits may have made their dependents ready
         now = time.monotonic()
         launches = []
+        full: set[str] = set()  # kinds no worker can take more of in this pass
         for item in ready:
+            if item.row.kind in full:
+                continue
             slot = choose_worker(
                 item.row.kind, self._slots, now=now, avoid=item.avoid, prefer=item.prefer
             )
             if slot is None:
+                full.add(item.row.kind)
                 continue
             attempt = self._next_attempt(item)
             slot.in_flight += 1
@@ -300,7 +312,7 @@ class Dispatcher:
                 left.append(item)
         return left
 
-    def _launch(self, item: _Item, slot: WorkerSlot, attempt: int) -> None:
+    def _launch(self, item: _Item, slot: WorkerSlot, attempt: int, ticket: int) -> None:
         request = TaskRequest(
             task_id=task_id(self._run.id, item.key, attempt),
             kind=TaskKind(item.row.kind),
@@ -308,7 +320,8 @@ class Dispatcher:
             timeout=self._options.timeout,
             context=self._context(item),
         )
-        task = asyncio.create_task(self._send(item, slot, attempt, request), name=request.task_id)
+        send = self._send(item, slot, attempt, request, ticket)
+        task = asyncio.create_task(send, name=request.task_id)
         self._tasks.add(task)
         self._emit(self._event(EventKind.DISPATCHED, item, slot, attempt))
         logger.debug(
@@ -319,8 +332,10 @@ class Dispatcher:
         )
 
     async def _send(
-        self, item: _Item, slot: WorkerSlot, attempt: int, request: TaskRequest
+        self, item: _Item, slot: WorkerSlot, attempt: int, request: TaskRequest, ticket: int
     ) -> _Attempt:
+        assert self._journal is not None
+        await self._journal.durable(ticket)
         started = time.perf_counter()
         try:
             result = await self._client.execute(
@@ -444,6 +459,7 @@ class Dispatcher:
         output: str | None = None,
     ) -> None:
         item.state = state
+        self._ended_badly = True
         self._updates.append(
             SubtaskUpdate(
                 item.row.id,
@@ -458,6 +474,9 @@ class Dispatcher:
 
     def _cancel_orphans(self) -> None:
         """A subtask whose dependency failed or was cancelled is cancelled, with that reason."""
+        if not self._ended_badly:
+            return
+        self._ended_badly = False
         changed = True
         while changed:
             changed = False
@@ -495,17 +514,19 @@ class Dispatcher:
                 item.in_flight = False
                 self._end(item, SubtaskState.CANCELLED, "cancelled by the user", None)
 
-    async def _flush(self) -> None:
-        """Write what changed in one batch: subtask states, worker statistics, offline marks."""
-        updates, self._updates = self._updates, []
-        outcomes, self._outcomes = self._outcomes, []
-        offline, self._offline = self._offline, []
-        if updates:
-            await self._registry.update_subtasks(updates)
-        if outcomes:
-            await self._registry.record_task_outcomes(outcomes)
-        for worker_id in offline:
-            await self._registry.mark_worker_offline(worker_id)
+    def _record(self) -> int:
+        """Hand what changed to the journal (it writes in the background); 0 if nothing did."""
+        assert self._journal is not None
+        if not (self._updates or self._outcomes or self._offline):
+            return 0
+        ticket = self._journal.record(self._updates, self._outcomes, self._offline)
+        self._updates, self._outcomes, self._offline = [], [], []
+        return ticket
+
+    async def _close_journal(self) -> None:
+        assert self._journal is not None
+        self._record()
+        await self._journal.close()
 
     def _event(
         self,

@@ -73,14 +73,14 @@ async def _load_run(connection: AsyncConnection, run_id: str) -> RunDetail:
     return RunDetail(**to_run(row).model_dump(), subtasks=[to_subtask(r) for r in subtasks])
 
 
-def _subtask_update_statement() -> Any:
+def subtask_update_statement() -> Any:
     values: dict[str, Any] = {"status": bindparam("u_status")}
     for field, (column, type_) in _OPTIONAL.items():
         values[column] = func.coalesce(bindparam(f"u_{field}", type_=type_), T[column])
     return update(task_history).where(T.id == bindparam("u_id")).values(**values)
 
 
-def _update_params(item: SubtaskUpdate) -> dict[str, Any]:
+def subtask_update_params(item: SubtaskUpdate) -> dict[str, Any]:
     params: dict[str, Any] = {"u_id": item.subtask_id, "u_status": SubtaskState(item.status).value}
     for field in _OPTIONAL:
         params[f"u_{field}"] = getattr(item, field)
@@ -133,9 +133,9 @@ class RunQueries(RegistryBase):
         """Apply a batch of subtask changes in one transaction; None fields stay as they are."""
         if not updates:
             return
-        params = [_update_params(item) for item in updates]
+        params = [subtask_update_params(item) for item in updates]
         async with self._write() as connection:
-            await connection.execute(_subtask_update_statement(), params)
+            await connection.execute(subtask_update_statement(), params)
 
     async def set_run_status(
         self,

@@ -9,8 +9,14 @@ from nadg.config import Settings
 from nadg.registry.engine import async_url, create_engine, redact, translated, url_kind
 from nadg.registry.heartbeats import HeartbeatQueries
 from nadg.registry.migrate import ensure_schema, upgrade
-from nadg.registry.runs import RunQueries
-from nadg.registry.workers import WorkerQueries
+from nadg.registry.models import SubtaskUpdate, TaskOutcome
+from nadg.registry.runs import RunQueries, subtask_update_params, subtask_update_statement
+from nadg.registry.workers import (
+    WorkerQueries,
+    offline_statement,
+    outcome_params,
+    outcome_statement,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +41,25 @@ class Registry(WorkerQueries, RunQueries, HeartbeatQueries):
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+    async def record_progress(
+        self,
+        updates: list[SubtaskUpdate],
+        outcomes: list[TaskOutcome],
+        offline: list[int],
+    ) -> None:
+        """A dispatcher's batch in ONE transaction: subtask changes (in order), worker counts
+        (atomic increments) and workers seen failing (active -> offline)."""
+        if not (updates or outcomes or offline):
+            return
+        async with self._write() as connection:
+            if updates:
+                params = [subtask_update_params(item) for item in updates]
+                await connection.execute(subtask_update_statement(), params)
+            if outcomes:
+                await connection.execute(outcome_statement(), outcome_params(outcomes))
+            if offline:
+                await connection.execute(offline_statement(sorted(set(offline))))
 
     async def __aenter__(self) -> Registry:
         return self

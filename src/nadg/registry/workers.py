@@ -121,32 +121,41 @@ class WorkerQueries(RegistryBase):
 
     async def mark_worker_offline(self, worker_id: int) -> None:
         """Offline after a fault seen by the dispatcher; a draining worker stays draining."""
-        statement = (
-            update(worker_nodes)
-            .where(W.id == worker_id, W.status == WorkerState.ACTIVE.value)
-            .values(status=WorkerState.OFFLINE.value)
-        )
         async with self._write() as connection:
-            await connection.execute(statement)
+            await connection.execute(offline_statement([worker_id]))
 
     async def record_task_outcomes(self, outcomes: list[TaskOutcome]) -> None:
         """Count subtasks on their workers in one transaction, as increments in SQL."""
         if not outcomes:
             return
-        statement = (
-            update(worker_nodes)
-            .where(W.id == bindparam("w_id"))
-            .values(
-                total_tasks=W.total_tasks + 1,
-                failed_tasks=W.failed_tasks + bindparam("w_failed"),
-                last_latency_ms=func.coalesce(
-                    bindparam("w_latency", type_=Float), W.last_latency_ms
-                ),
-            )
-        )
-        params = [
-            {"w_id": item.worker_id, "w_failed": int(item.failed), "w_latency": item.latency_ms}
-            for item in outcomes
-        ]
         async with self._write() as connection:
-            await connection.execute(statement, params)
+            await connection.execute(outcome_statement(), outcome_params(outcomes))
+
+
+def offline_statement(worker_ids: list[int]) -> Any:
+    """Active workers among `worker_ids` go offline; draining and offline ones stay as they are."""
+    return (
+        update(worker_nodes)
+        .where(W.id.in_(worker_ids), W.status == WorkerState.ACTIVE.value)
+        .values(status=WorkerState.OFFLINE.value)
+    )
+
+
+def outcome_statement() -> Any:
+    """total_tasks + 1 (and failed_tasks + 1 on a failure) in SQL, never read-modify-write."""
+    return (
+        update(worker_nodes)
+        .where(W.id == bindparam("w_id"))
+        .values(
+            total_tasks=W.total_tasks + 1,
+            failed_tasks=W.failed_tasks + bindparam("w_failed"),
+            last_latency_ms=func.coalesce(bindparam("w_latency", type_=Float), W.last_latency_ms),
+        )
+    )
+
+
+def outcome_params(outcomes: list[TaskOutcome]) -> list[dict[str, Any]]:
+    return [
+        {"w_id": item.worker_id, "w_failed": int(item.failed), "w_latency": item.latency_ms}
+        for item in outcomes
+    ]

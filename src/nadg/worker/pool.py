@@ -52,6 +52,7 @@ class WarmPool:
         self._ready: deque[Chain] = deque()
         self._refills: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._failed = False  # the last refill failed: wait for the next take() to try again
 
     @property
     def ready(self) -> tuple[Chain, ...]:
@@ -87,17 +88,29 @@ class WarmPool:
             await self._discard(self._ready.popleft())
 
     def _top_up(self) -> None:
-        """Start refills until ready + in flight reaches `size`; retried at the next take."""
-        while not self._closed and len(self._ready) + len(self._refills) < self.size:
-            task = asyncio.create_task(self._refill(), name="sandbox-refill")
-            self._refills.add(task)
-            task.add_done_callback(self._refills.discard)
+        """Start one refill if the pool is short; each refill starts the next when it is done.
+
+        One at a time, on purpose: a burst of tasks would otherwise start a burst of sandboxes
+        that competes for the CPU with the very tasks it replaces.
+        """
+        if self._closed or self._refills or len(self._ready) >= self.size:
+            return
+        task = asyncio.create_task(self._refill(), name="sandbox-refill")
+        self._refills.add(task)
+        task.add_done_callback(self._refilled)
+
+    def _refilled(self, task: asyncio.Task[None]) -> None:
+        self._refills.discard(task)
+        if not task.cancelled() and task.exception() is None and not self._failed:
+            self._top_up()
 
     async def _refill(self) -> None:
+        self._failed = False
         try:
             chain = await self._spawn()
         except Exception:  # log and survive: the next take() tries again
             logger.exception("could not start a warm sandbox")
+            self._failed = True
             return
         if self._closed:
             await self._discard(chain)
