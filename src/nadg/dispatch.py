@@ -1,9 +1,9 @@
 """Dispatch: send a run's subtasks to workers the moment they are ready; fail over; lose nothing.
 
 The decisions (which worker, what a failure means, whether to try again) are plain functions over
-data at the top of this module. `Dispatcher` only acts on them: it writes every change to the
-registry in batches (each batch before the sends it announces), so a master that dies mid-run
-leaves a history that `resume` can finish.
+data at the top of this module. `Dispatcher` only acts on them. Every change goes through the
+run's journal, and a send waits until its `running` mark is written, so a master that dies
+mid-run leaves a history that `resume` can finish without running anything twice.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from nadg.client import WorkerClient, is_worker_fault
 from nadg.errors import NadgError, WorkerBusy, WorkerError
 from nadg.events import Event, EventKind, EventSink
 from nadg.journal import Journal
+from nadg.planner.plan import CAPABILITY_FOR
 from nadg.protocol import TaskKind, TaskRequest, TaskResult
 from nadg.registry.models import (
     RunDetail,
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CAPABILITY_FOR_KIND = {TaskKind.PYTHON.value: "python", TaskKind.PROMPT.value: "llm"}
 MAX_ERROR_CHARS = 4000
+_CAPABILITY_BY_KIND = {kind.value: capability for kind, capability in CAPABILITY_FOR.items()}
 
 
 # --- the pure core -----------------------------------------------------------------------
@@ -85,7 +86,8 @@ class WorkerSlot:
 
 
 def required_capability(kind: str) -> str:
-    return CAPABILITY_FOR_KIND.get(kind, kind)
+    """python -> `python`, prompt -> `llm`, as the planner validates it."""
+    return _CAPABILITY_BY_KIND.get(kind, kind)
 
 
 def can_take(slot: WorkerSlot, kind: str, now: float) -> bool:
@@ -202,7 +204,6 @@ class Dispatcher:
         self._options = options
         self._emit = on_event or (lambda event: None)
         self._slots = [WorkerSlot(worker) for worker in workers]
-        self._by_id = {slot.id: slot for slot in self._slots}
         self._items = {row.key: _start_state(row) for row in run.subtasks}
         self._tasks: set[asyncio.Task[_Attempt]] = set()
         self._updates: list[SubtaskUpdate] = []
