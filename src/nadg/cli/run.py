@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -43,10 +43,10 @@ stdout = Console()
 stderr = Console(stderr=True)
 
 
-def run_async(make: Callable[[], Awaitable[T]]) -> T:
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; Ctrl-C cancels it cleanly (in-flight subtasks recorded as cancelled)."""
     try:
-        return asyncio.run(make())  # type: ignore[arg-type]
+        return asyncio.run(make())
     except KeyboardInterrupt:
         stderr.print(
             "cancelled: in-flight subtasks were recorded as cancelled; "

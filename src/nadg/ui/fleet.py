@@ -9,6 +9,7 @@ import streamlit as st
 
 from nadg.config import Settings
 from nadg.errors import InvalidInput, NadgError
+from nadg.registry import Registry
 from nadg.registry.models import Worker, WorkerState
 from nadg.ui import bridge
 from nadg.ui.state import flash, registry_call, settings, show_flash, status_table
@@ -43,12 +44,12 @@ def _add_form(config: Settings) -> None:
 
 
 def _change(config: Settings, worker: Worker, action: str) -> None:
-    async def apply(registry: object) -> None:
+    async def apply(registry: Registry) -> None:
         if action == "remove":
-            await registry.remove_worker(worker.id)  # type: ignore[attr-defined]
+            await registry.remove_worker(worker.id)
             return
         target = WorkerState.DRAINING if action == "drain" else WorkerState.ACTIVE
-        await registry.set_worker_status(worker.id, target)  # type: ignore[attr-defined]
+        await registry.set_worker_status(worker.id, target)
 
     registry_call(lambda: bridge.with_registry(config, apply))
     done = {"remove": "removed", "drain": "draining", "undrain": "active again"}[action]
