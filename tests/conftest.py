@@ -15,6 +15,8 @@ from nadg.config import Settings
 # Read before the autouse fixture below clears the environment for each test.
 POSTGRES_URL = os.environ.get("NADG_TEST_POSTGRES_URL")
 CHROMIUM = os.environ.get("NADG_TEST_CHROMIUM")
+# CI installs bubblewrap: there, a sandbox weaker than bwrap is a failure, not a skip.
+REQUIRE_BWRAP = os.environ.get("NADG_TEST_REQUIRE_BWRAP") == "1"
 
 pytest_plugins = ["fixtures.registry", "fixtures.llm", "fixtures.grid"]
 

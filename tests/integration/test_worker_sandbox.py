@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from conftest import REQUIRE_BWRAP
 from nadg.config import Settings
 from nadg.worker.sandbox import Sandbox, detect_sandbox
 
@@ -59,3 +61,25 @@ async def test_file_size_limit(settings: Settings) -> None:
     code = "import tempfile\nwith tempfile.TemporaryFile() as f:\n    f.write(b'x' * 2_000_000)"
     outcome = await sandbox.run(code, {}, timeout=20)
     assert outcome.return_code != 0
+
+
+async def test_an_interpreter_under_tmp_keeps_the_strongest_isolation(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A CI checkout under /tmp has its venv there: the task's tmpfs /tmp must not hide it.
+    strongest = await detect_sandbox(settings)
+    link = tmp_path / "venv" / "bin" / "python"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(Path(settings.python_executable).resolve())
+    moved = await detect_sandbox(settings.model_copy(update={"python_executable": link}))
+    assert str(tmp_path).startswith("/tmp/")
+    assert moved.isolation == strongest.isolation
+    outcome = await moved.run("import sys\nprint(sys.executable)", {}, timeout=20)
+    assert outcome.stdout.strip() == str(link), outcome.stderr
+
+
+async def test_a_host_with_bubblewrap_gets_it(settings: Settings) -> None:
+    if not REQUIRE_BWRAP:
+        pytest.skip("NADG_TEST_REQUIRE_BWRAP is not set (CI sets it: it installs bubblewrap)")
+    found = await detect_sandbox(settings)
+    assert found.isolation.startswith("bwrap+"), found.isolation

@@ -58,6 +58,16 @@ def test_parents_of_binds_are_made_traversable() -> None:
     assert ancestors(Path("/a/b/c")) == [Path("/a"), Path("/a/b")]
 
 
+def test_an_interpreter_under_tmp_is_bound_over_the_tasks_tmpfs() -> None:
+    venv = Path("/tmp/checkout/.venv")
+    argv = command(plan(bwrap="/usr/bin/bwrap", as_root=True, python_dirs=(venv,)), LIMITS)
+    tmpfs = argv.index("--tmpfs")
+    bind = argv.index(str(venv))
+    assert argv[bind - 1] == "--ro-bind" and bind > tmpfs  # on top of /tmp, not hidden by it
+    made = [argv[i + 1] for i, a in enumerate(argv) if a == "--dir"]
+    assert made == ["/tmp/checkout"]  # /tmp itself stays the 1777 tmpfs
+
+
 def test_no_bwrap_no_setpriv_is_bare_python() -> None:
     assert command(plan(), LIMITS)[:2] == [str(PY), "-I"]
     assert layers_for(plan()) == ("rlimits", "timeout", "output-cap", "setsid-sweep")

@@ -112,20 +112,27 @@ def outermost(dirs: Iterable[Path]) -> list[Path]:
     return [d for d in unique if not any(o != d and o in d.parents for o in unique)]
 
 
-def bind_args(dirs: Iterable[Path], system_dirs: Iterable[str]) -> list[str]:
+def system_binds(names: Iterable[str]) -> list[str]:
+    """Read-only binds of the system directories that exist on this host."""
+    args: list[str] = []
+    for name in names:
+        if os.path.exists(name):
+            args += ["--ro-bind", name, name]
+    return args
+
+
+def bind_args(dirs: Iterable[Path], mounted: Iterable[str]) -> list[str]:
     """Read-only binds; parents bwrap creates are made 0755 so an unprivileged uid can pass.
 
     bwrap creates missing parents of a bind point with mode 0700: the sandbox uid could not
     reach an interpreter under /root, and the loader would silently pick another libpython.
+    Parents already `mounted` in the sandbox are left as they are.
     """
     args: list[str] = []
-    made: set[Path] = set()
-    for name in system_dirs:
-        if os.path.exists(name):
-            args += ["--ro-bind", name, name]
+    made = {Path(name) for name in mounted}
     for directory in outermost(dirs):
         for parent in ancestors(directory):
-            if parent not in made and str(parent) not in system_dirs:
+            if parent not in made:
                 made.add(parent)
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", str(directory), str(directory)]
@@ -152,12 +159,15 @@ def bwrap_args(plan: Plan, limits: Limits) -> list[str]:
         "--new-session",
         "--clearenv",
         *env,
-        *bind_args(plan.python_dirs, SYSTEM_DIRS),
+        *system_binds(SYSTEM_DIRS),
         "--proc", "/proc",
         "--dev", "/dev",
         "--perms", "1777",
         "--size", str(limits.tmp_bytes),
         "--tmpfs", "/tmp",
+        # After the tmpfs: an interpreter or venv that lives under /tmp (a CI checkout, say)
+        # is bound on top of it instead of being hidden by it.
+        *bind_args(plan.python_dirs, (*SYSTEM_DIRS, "/tmp")),
         "--chdir", "/tmp",
         "--",
     ]  # fmt: skip
