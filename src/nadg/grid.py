@@ -14,7 +14,6 @@ from typing import Any
 
 from nadg.client import WorkerClient
 from nadg.config import Settings
-from nadg.dispatch import RunOptions
 from nadg.errors import RunError
 from nadg.events import EventSink
 from nadg.mapping import ItemResult, collect_results, map_plan, portable_source
@@ -22,6 +21,7 @@ from nadg.orchestrator import Orchestrator, default_options
 from nadg.planner import Plan
 from nadg.registry import Registry
 from nadg.registry.models import RunDetail
+from nadg.scheduling import RunOptions
 
 
 @asynccontextmanager

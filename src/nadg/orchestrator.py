@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nadg import aggregate
 from nadg.client import WorkerClient
 from nadg.config import Settings
-from nadg.dispatch import Dispatcher, RunOptions
+from nadg.dispatch import Dispatcher
 from nadg.errors import LLMError, NoWorkers
 from nadg.events import Event, EventKind, EventSink
 from nadg.llm import build_client
@@ -24,6 +24,7 @@ from nadg.llm.usage import UsageTracker
 from nadg.planner import Plan, build_planner, validate_plan
 from nadg.protocol import TokenUsage
 from nadg.registry.models import RunDetail, RunState, SubtaskSpec, Worker, WorkerState
+from nadg.scheduling import RunOptions
 
 if TYPE_CHECKING:
     from nadg.registry import Registry

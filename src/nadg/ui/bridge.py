@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from nadg import fleet as fleet_ops
 from nadg.client import WorkerClient
 from nadg.config import Settings
-from nadg.dispatch import RunOptions
 from nadg.errors import NadgError
 from nadg.events import Event, EventKind
 from nadg.fleet import AddedWorker
@@ -31,6 +30,7 @@ from nadg.planner import Plan
 from nadg.registry import Registry
 from nadg.registry.models import RunDetail, Worker
 from nadg.registry.urls import normalize_worker_url
+from nadg.scheduling import RunOptions
 
 logger = logging.getLogger(__name__)
 

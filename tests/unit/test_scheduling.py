@@ -5,10 +5,17 @@ from __future__ import annotations
 import pytest
 
 from nadg.client import is_retryable, is_worker_fault
-from nadg.dispatch import WorkerSlot, cache_key, can_take, choose_worker, failure_text, task_id
 from nadg.errors import TaskRejected, WorkerBusy, WorkerServerError, WorkerUnreachable
 from nadg.protocol import ResultStatus, TaskResult
 from nadg.registry.models import Worker, WorkerState
+from nadg.scheduling import (
+    WorkerSlot,
+    cache_key,
+    can_take,
+    choose_worker,
+    failure_text,
+    task_id,
+)
 
 
 def slot(
