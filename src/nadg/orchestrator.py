@@ -33,21 +33,26 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class PlannedCommand:
-    """A plan and where it came from."""
-
-    plan: Plan
-    planner: str
-    usage: TokenUsage
-
-
-@dataclass(frozen=True)
 class Spent:
-    """Tokens and cost a run had already used (before a resume)."""
+    """Tokens and cost a run has used before dispatch (a plan made earlier, or a resume)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class PlannedCommand:
+    """A plan, where it came from, and what making it cost."""
+
+    plan: Plan
+    planner: str
+    usage: TokenUsage
+    cost_usd: float = 0.0
+
+    @property
+    def spent(self) -> Spent:
+        return Spent(self.usage.input_tokens, self.usage.output_tokens, self.cost_usd)
 
 
 def default_options(settings: Settings, **overrides: Any) -> RunOptions:
@@ -117,9 +122,10 @@ class Orchestrator:
     ) -> PlannedCommand:
         """Ask the planner for a plan over the active workers (validated, not yet runnable)."""
         workers = await self.active_workers()
+        tracker = tracker or UsageTracker(self._settings)
         chosen = build_planner(self._settings, planner, tracker=tracker)
         plan = await chosen.plan(command, workers, max_subtasks)
-        return PlannedCommand(plan, chosen.name, chosen.last_usage)
+        return PlannedCommand(plan, chosen.name, chosen.last_usage, tracker.totals.cost_usd)
 
     async def submit(
         self,
@@ -129,8 +135,12 @@ class Orchestrator:
         plan: Plan | None = None,
         max_subtasks: int | None = None,
         options: RunOptions | None = None,
+        spent: Spent | None = None,
     ) -> RunDetail:
-        """Plan (unless a plan is given), persist, dispatch and aggregate one run."""
+        """Plan (unless a plan is given), persist, dispatch and aggregate one run.
+
+        `spent`: what making a given plan cost (`PlannedCommand.spent`), counted in the run.
+        """
         options = options or default_options(self._settings)
         workers = await self.active_workers()
         if not workers:
@@ -147,7 +157,7 @@ class Orchestrator:
         run = await self._registry.create_run(
             command, planned.planner, subtask_specs(planned.plan), options.to_dict()
         )
-        return await self._execute(run, workers, options, tracker, Spent())
+        return await self._execute(run, workers, options, tracker, spent or Spent())
 
     async def resume(self, run_id: str) -> RunDetail:
         """Finish what a run did not: completed subtasks are never sent again."""

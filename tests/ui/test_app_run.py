@@ -156,4 +156,5 @@ def test_an_llm_plan_with_dependencies_is_shown_as_a_graph_and_runs(
     wait_for(at, answered_any)
     (run,) = runs_in(app_grid)
     assert run.status == RunState.COMPLETED and "43" in texts(at)
+    assert run.input_tokens + run.output_tokens == 18  # the planning is counted in the run
     assert OPENAI_KEY not in texts(at)

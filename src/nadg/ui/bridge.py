@@ -25,7 +25,7 @@ from nadg.events import Event, EventKind
 from nadg.fleet import AddedWorker
 from nadg.grid import connect
 from nadg.heartbeat import Heartbeat, SweepReport
-from nadg.orchestrator import Orchestrator, PlannedCommand
+from nadg.orchestrator import Orchestrator, PlannedCommand, Spent
 from nadg.planner import Plan
 from nadg.registry import Registry
 from nadg.registry.models import RunDetail, Worker
@@ -183,11 +183,14 @@ class RunJobs:
         plan: Plan | None,
         planner: str,
         options: RunOptions,
+        spent: Spent | None = None,
     ) -> Job:
         """Plan (unless given) and run `command` in the background."""
 
         async def work(orchestrator: Orchestrator) -> RunDetail:
-            return await orchestrator.submit(command, planner=planner, plan=plan, options=options)
+            return await orchestrator.submit(
+                command, planner=planner, plan=plan, options=options, spent=spent
+            )
 
         return self._start(settings, f"run {command[:60]!r}", work)
 

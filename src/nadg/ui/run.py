@@ -76,6 +76,7 @@ def _make_plan(config: Settings, chosen: dict[str, Any]) -> None:
         "planner": planned.planner,
         "command": chosen["command"],
         "tokens": planned.usage.input_tokens + planned.usage.output_tokens,
+        "spent": planned.spent,  # counted in the run it becomes
     }
 
 
@@ -118,7 +119,12 @@ def _editor(state: dict[str, Any], workers: list[Worker], max_subtasks: int) -> 
 def _start(config: Settings, state: dict[str, Any], plan: Plan, retries: int) -> None:
     options = default_options(config, retries=retries)
     job = jobs().submit(
-        config, state["command"], plan=plan, planner=state["planner"], options=options
+        config,
+        state["command"],
+        plan=plan,
+        planner=state["planner"],
+        options=options,
+        spent=state.get("spent"),
     )
     st.session_state["job_id"] = job.id
     st.session_state["run_id"] = None
