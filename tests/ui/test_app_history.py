@@ -105,7 +105,8 @@ def test_resume_finishes_only_what_did_not_complete(
     at = open_page("history")
     button(at, "Resume").click().run()
     assert not at.exception, at.exception
-    assert "Resuming run" in texts(at)
+    # The page says it is resuming, unless the resume already finished before it rendered.
+    assert "Resuming run" in texts(at) or "fixed later" in texts(at)
     wait_for(at, lambda page: "fixed later" in texts(page) and "Answer" in texts(page))
 
     async def reread() -> RunDetail:
