@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,8 +45,8 @@ def ui(
     load_settings(db)  # fail here, with a clear message, on a broken configuration
     env = ui_environment(os.environ, db)
     sys.stderr.write(f"NADG UI on http://{host}:{port} (Ctrl-C to stop)\n")
-    try:
-        code = subprocess.call(streamlit_command(port, host), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    sys.stderr.flush()
+    # Become Streamlit rather than wait on it: a signal meant for `nadg ui` (Ctrl-C, a
+    # supervisor's SIGTERM) then reaches the server itself, and no orphan is left behind.
+    command = streamlit_command(port, host)
+    os.execve(command[0], command, env)
