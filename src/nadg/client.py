@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import httpx
@@ -21,7 +22,14 @@ from nadg.errors import (
     WorkerServerError,
     WorkerUnreachable,
 )
-from nadg.protocol import AUTH_HEADER, Health, TaskRequest, TaskResult, WorkerStatus
+from nadg.protocol import (
+    AUTH_HEADER,
+    Health,
+    TaskRequest,
+    TaskResult,
+    WorkerStatus,
+    parse_retry_after,
+)
 
 T = TypeVar("T", Health, WorkerStatus, TaskResult)
 
@@ -34,16 +42,6 @@ def is_worker_fault(exc: BaseException) -> bool:
 def is_retryable(exc: BaseException) -> bool:
     """May the same request go to another worker? Transport errors, 5xx and 429 only."""
     return isinstance(exc, WorkerUnreachable | WorkerServerError | WorkerBusy)
-
-
-def parse_retry_after(value: str | None, default: float = 1.0) -> float:
-    """Seconds from a Retry-After header (delta-seconds form); `default` when absent or odd."""
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)
@@ -154,7 +152,8 @@ def _raise_for_status(response: httpx.Response, url: str) -> None:
         return
     text = f"{url}: HTTP {code}: {_error_text(response)}"
     if code == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+        retry_after = 1.0 if retry_after is None else retry_after
         raise WorkerBusy(text, url=url, retry_after=retry_after)
     if code >= 500:
         raise WorkerServerError(text, url=url)
@@ -177,5 +176,4 @@ __all__ = [
     "WorkerError",
     "is_retryable",
     "is_worker_fault",
-    "parse_retry_after",
 ]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nadg.errors import ConfigError
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -113,6 +115,16 @@ class Settings(BaseSettings):
     task_timeout: float = Field(60.0, gt=0)
     request_slack: float = Field(10.0, ge=0)  # extra wait for an answer beyond the task timeout
     cache_ttl: float = Field(24 * 3600.0, ge=0)
+
+    @classmethod
+    def load(cls, **values: Any) -> Settings:
+        """Settings from the environment with `values` on top; ConfigError names a bad one."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "settings"
+            raise ConfigError(f"invalid setting {where}: {first['msg']}") from exc
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under the NADG home."""

@@ -61,6 +61,7 @@ class _Item:
     prefer: int | None = None
     reuse_attempt: int | None = None  # resend under the same key (it may already have run)
     in_flight: bool = False
+    cache_key: str | None = None  # set once its dependencies are done; looked up only then
 
     @property
     def key(self) -> str:
@@ -189,21 +190,32 @@ class Dispatcher:
         return item.attempts
 
     async def _serve_from_cache(self, ready: list[_Item]) -> list[_Item]:
-        """Complete the ready subtasks an identical earlier one answered; return the rest."""
-        keys = {
-            item.key: cache_key(item.row.kind, item.row.task_description, self._context(item))
-            for item in ready
-        }
-        hits: dict[str, str] = await self._registry.cached_outputs(
-            sorted(set(keys.values())), max_age_s=self._options.cache_ttl, now=_utcnow()
-        )
+        """Complete the ready subtasks an identical earlier one answered; return the rest.
+
+        Each subtask is looked up once, when it first becomes ready: one waiting for a free
+        slot is not asked about again on every pass.
+        """
+        fresh = [item for item in ready if item.cache_key is None]
+        for item in fresh:
+            item.cache_key = self._cache_key(item)
+        hits: dict[str, str] = {}
+        if fresh:
+            hits = await self._registry.cached_outputs(
+                sorted({item.cache_key for item in fresh if item.cache_key}),
+                max_age_s=self._options.cache_ttl,
+                now=_utcnow(),
+            )
+        looked_up = {item.key for item in fresh}
         left = []
         for item in ready:
-            if keys[item.key] in hits:
-                self._complete(item, hits[keys[item.key]], None, cached=True)
+            if item.key in looked_up and item.cache_key in hits:
+                self._complete(item, hits[item.cache_key], None, cached=True)
             else:
                 left.append(item)
         return left
+
+    def _cache_key(self, item: _Item) -> str:
+        return cache_key(item.row.kind, item.row.task_description, self._context(item))
 
     def _launch(self, item: _Item, slot: WorkerSlot, attempt: int, ticket: int) -> None:
         request = TaskRequest(
@@ -319,7 +331,7 @@ class Dispatcher:
         tokens: tuple[int, int] = (0, 0),
     ) -> None:
         item.state, item.output = SubtaskState.COMPLETED, output
-        key = cache_key(item.row.kind, item.row.task_description, self._context(item))
+        key = item.cache_key or self._cache_key(item)
         self._updates.append(
             SubtaskUpdate(
                 item.row.id,
@@ -403,7 +415,7 @@ class Dispatcher:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for item in self._items.values():
-            if item.in_flight or item.state == SubtaskState.RUNNING:
+            if item.in_flight:
                 item.in_flight = False
                 self._end(item, SubtaskState.CANCELLED, "cancelled by the user", None)
 

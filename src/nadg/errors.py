@@ -15,12 +15,12 @@ class NadgError(Exception):
         super().__init__(self.message)
 
 
-class ConfigError(NadgError):
-    """The configuration is invalid."""
-
-
 class InvalidInput(NadgError):
     """The input is invalid."""
+
+
+class ConfigError(InvalidInput):
+    """The configuration is invalid."""
 
 
 class InvalidURL(InvalidInput):

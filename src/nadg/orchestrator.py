@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,9 +20,16 @@ from nadg.errors import LLMError, NoWorkers
 from nadg.events import Event, EventKind, EventSink
 from nadg.llm import build_client
 from nadg.llm.usage import UsageTracker
-from nadg.planner import Plan, build_planner, validate_plan
+from nadg.planner import Plan, build_planner, capabilities_of, validate_plan
 from nadg.protocol import TokenUsage
-from nadg.registry.models import RunDetail, RunState, SubtaskSpec, Worker, WorkerState
+from nadg.registry.models import (
+    RunDetail,
+    RunState,
+    SubtaskSpec,
+    SubtaskState,
+    Worker,
+    WorkerState,
+)
 from nadg.scheduling import RunOptions
 
 if TYPE_CHECKING:
@@ -65,10 +71,6 @@ def default_options(settings: Settings, **overrides: Any) -> RunOptions:
     )
     chosen = {key: value for key, value in overrides.items() if value is not None}
     return RunOptions.from_dict({**base.to_dict(), **chosen})
-
-
-def capabilities_of(workers: Sequence[Worker]) -> set[str]:
-    return {capability for worker in workers for capability in worker.capabilities}
 
 
 def subtask_specs(plan: Plan) -> list[SubtaskSpec]:
@@ -182,7 +184,7 @@ class Orchestrator:
         await self._registry.set_run_status(run.id, RunState.RUNNING)
         self._emit(Event(EventKind.PLANNED, run.id, total=len(run.subtasks)))
         for row in run.subtasks:
-            if row.status == "completed":  # resumed: say what is already done
+            if row.status == SubtaskState.COMPLETED:  # resumed: say what is already done
                 self._emit(Event(EventKind.COMPLETED, run.id, row.key, cached=row.cached))
         dispatcher = Dispatcher(
             self._registry, self._client, run, workers, options, on_event=self.on_event
@@ -214,23 +216,32 @@ class Orchestrator:
         if options.synthesize and aggregate.should_synthesize(run.subtasks):
             answer = await self._synthesize(run, answer, tracker)
         totals = tracker.totals
-        status = aggregate.run_state(run.subtasks)
-        failed = [row.key for row in run.subtasks if row.status != "completed"]
+        failed = [row.key for row in run.subtasks if row.status != SubtaskState.COMPLETED]
+        finished = run.model_copy(
+            update={
+                "status": aggregate.run_state(run.subtasks),
+                "result": answer,
+                "error": f"not completed: {', '.join(failed)}" if failed else None,
+                "finished_at": _utcnow(),
+                "input_tokens": spent.input_tokens + totals.input_tokens,
+                "output_tokens": spent.output_tokens + totals.output_tokens,
+                "cost_usd": spent.cost_usd + totals.cost_usd,
+            }
+        )
         await self._registry.set_run_status(
             run_id,
-            status,
-            result=answer,
-            error=f"not completed: {', '.join(failed)}" if failed else None,
-            finished_at=_utcnow(),
-            input_tokens=spent.input_tokens + totals.input_tokens,
-            output_tokens=spent.output_tokens + totals.output_tokens,
-            cost_usd=spent.cost_usd + totals.cost_usd,
+            finished.status,
+            result=finished.result,
+            error=finished.error,
+            finished_at=finished.finished_at,
+            input_tokens=finished.input_tokens,
+            output_tokens=finished.output_tokens,
+            cost_usd=finished.cost_usd,
         )
         for warning in tracker.warnings:
             self._emit(Event(EventKind.FINISHED, run_id, message=warning))
-        self._emit(Event(EventKind.FINISHED, run_id, message=status.value))
-        finished: RunDetail = await self._registry.get_run(run_id)
-        return finished
+        self._emit(Event(EventKind.FINISHED, run_id, message=finished.status.value))
+        return finished  # what was just written: no second read
 
     async def _synthesize(self, run: RunDetail, fallback: str, tracker: UsageTracker) -> str:
         """One LLM call writes the final answer; without an LLM the combined outputs stand."""

@@ -41,6 +41,9 @@ async def test_workers_are_found_by_id_or_url(registry: Registry) -> None:
     assert (await registry.get_worker(worker.id)).id == worker.id
     assert (await registry.get_worker(str(worker.id))).id == worker.id
     assert (await registry.get_worker("http://w1:7860/")).id == worker.id
+    assert (await registry.get_worker(" HTTP://W1:7860/ ")).id == worker.id  # any spelling
+    with pytest.raises(WorkerNotFound):
+        await registry.get_worker("not a url")
     with pytest.raises(WorkerNotFound):
         await registry.get_worker(worker.id + 100)
     with pytest.raises(WorkerNotFound):

@@ -40,7 +40,7 @@ def load_settings(db: str | None = None, **overrides: Any) -> Settings:
     values = {key: value for key, value in overrides.items() if value is not None}
     if db:
         values["database_url"] = db
-    return Settings(**values)
+    return Settings.load(**values)
 
 
 def configure_logging(verbose: int) -> None:

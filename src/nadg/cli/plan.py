@@ -119,13 +119,18 @@ def dependency_tree(plan: Plan) -> Tree:
         for dep in subtask.depends_on:
             children[dep].append(subtask)
 
-    def add(branch: Tree, subtask: PlanSubtask) -> None:
+    # Each subtask's branch is drawn once (later mentions point back to it), with an explicit
+    # stack: a diamond-shaped plan stays linear in size and a long chain cannot overflow.
+    shown: set[str] = set()
+    stack = [(tree, root) for root in reversed(plan.subtasks) if not root.depends_on]
+    while stack:
+        branch, subtask = stack.pop()
+        if subtask.id in shown:
+            branch.add(f"[bold]{subtask.id}[/bold] [dim](above)[/dim]")
+            continue
+        shown.add(subtask.id)
         node = branch.add(f"[bold]{subtask.id}[/bold] ({subtask.kind.value}) {subtask.title or ''}")
-        for child in children[subtask.id]:
-            add(node, child)
-
-    for root in (s for s in plan.subtasks if not s.depends_on):
-        add(tree, root)
+        stack.extend((node, child) for child in reversed(children[subtask.id]))
     return tree
 
 

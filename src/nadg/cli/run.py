@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import sys
@@ -184,7 +185,7 @@ def map_command(
     db: DbOption = None,
 ) -> None:
     """Apply FUNCTION from FILE.py to every item, in chunks on the fleet, results in order."""
-    path, function = parse_target(target)
+    path, function, source = parse_target(target)
     values = parse_items(items)
     settings = load_settings(db)
     options = default_options(
@@ -194,7 +195,7 @@ def map_command(
     async def run_map() -> list[Any]:
         with ProgressView(stderr) as view:
             return await Grid(settings).amap(
-                function, values, chunks=chunks, source=path.read_text(), filename=str(path),
+                function, values, chunks=chunks, source=source, filename=str(path),
                 on_event=view, options=options,
             )  # fmt: skip
 
@@ -216,15 +217,24 @@ def map_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-def parse_target(target: str) -> tuple[Path, str]:
-    """`path/to/file.py:function` → (path, function); a clear error otherwise."""
+def parse_target(target: str) -> tuple[Path, str, str]:
+    """`path/to/file.py:function` → (path, function, the file's source); a clear error when
+    the file does not parse or does not define that function, before anything is sent."""
     path_text, _, function = target.rpartition(":")
     if not path_text or not function.isidentifier():
         raise InvalidInput(f"expected FILE.py:FUNCTION, got {target!r}")
     path = Path(path_text)
-    if not path.is_file():
-        raise InvalidInput(f"no such file: {path}")
-    return path, function
+    try:
+        source = path.read_text()
+        tree = ast.parse(source, filename=str(path))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from exc
+    except SyntaxError as exc:
+        raise InvalidInput(f"{path}:{exc.lineno}: {exc.msg}") from exc
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    if function not in defined:
+        raise InvalidInput(f"{path} defines no top-level function {function!r}")
+    return path, function, source
 
 
 def parse_items(text: str) -> list[Any]:

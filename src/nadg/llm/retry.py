@@ -12,12 +12,11 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import TypeVar
 
 from nadg.config import Settings
+from nadg.protocol import parse_retry_after as parse_retry_after  # the one parser, HTTP-wide
 
 logger = logging.getLogger(__name__)
 
@@ -105,24 +104,6 @@ def decide(
             )
         delay = max(delay, failure.retry_after)
     return RetryDecision(True, delay=delay)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Retry-After as seconds from `now`: delta-seconds or an HTTP date; None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 async def call_with_retries(

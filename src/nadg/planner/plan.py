@@ -51,27 +51,31 @@ class Plan(BaseModel):
 
 def find_cycle(plan: Plan) -> list[str] | None:
     """One dependency cycle as ids (first repeated at the end), or None. Unknown ids are skipped."""
-    deps = {s.id: [d for d in s.depends_on] for s in plan.subtasks}
+    ids = {s.id for s in plan.subtasks}
+    deps = {s.id: [d for d in s.depends_on if d in ids] for s in plan.subtasks}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for dep in deps.get(node, []):
-            if dep not in deps:
-                continue
-            if state.get(dep) == 1:
-                return [*path[path.index(dep) :], dep]
-            if dep not in state and (found := visit(dep)):
-                return found
-        path.pop()
-        state[node] = 2
-        return None
-
     for start in deps:
-        if start not in state and (cycle := visit(start)):
+        if start not in state and (cycle := _cycle_from(start, deps, state)):
             return cycle
+    return None
+
+
+def _cycle_from(start: str, deps: dict[str, list[str]], state: dict[str, int]) -> list[str] | None:
+    """Depth-first from `start` with an explicit stack: a plan file's long chain must not
+    exhaust Python's recursion limit."""
+    path, stack = [start], [iter(deps[start])]
+    state[start] = 1
+    while stack:
+        dep = next(stack[-1], None)
+        if dep is None:
+            state[path.pop()] = 2
+            stack.pop()
+        elif state.get(dep) == 1:
+            return [*path[path.index(dep) :], dep]
+        elif dep not in state:
+            state[dep] = 1
+            path.append(dep)
+            stack.append(iter(deps[dep]))
     return None
 
 

@@ -81,9 +81,10 @@ def split_command(command: str) -> list[str]:
     """The command's items, by the rules in this module's docstring."""
     text = command.strip()
     items = list_items(text)
-    if items and (_all_lines_are_items(text) or not is_python(text)):
+    whole_is_python = is_python(text)
+    if items and (_all_lines_are_items(text) or not whole_is_python):
         return items
-    if is_python(text):
+    if whole_is_python:
         return [text]
     if ";" in text:
         parts = [part.strip() for part in text.split(";")]

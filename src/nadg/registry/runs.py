@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +74,7 @@ async def _load_run(connection: AsyncConnection, run_id: str) -> RunDetail:
     return RunDetail(**to_run(row).model_dump(), subtasks=[to_subtask(r) for r in subtasks])
 
 
+@functools.cache  # built once: the dispatcher's journal runs it for every batch
 def subtask_update_statement() -> Any:
     values: dict[str, Any] = {"status": bindparam("u_status")}
     for field, (column, type_) in _OPTIONAL.items():

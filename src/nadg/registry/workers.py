@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Row, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nadg.errors import WorkerNotFound
+from nadg.errors import InvalidURL, WorkerNotFound
 from nadg.registry.base import RegistryBase
 from nadg.registry.models import TaskOutcome, Worker, WorkerState
 from nadg.registry.schema import heartbeats, task_history, utcnow, worker_nodes
@@ -25,7 +26,11 @@ def ref_clause(ref: int | str) -> ColumnElement[bool]:
     """A worker by id (an int or a string of digits) or by URL."""
     if isinstance(ref, int) or ref.strip().isdigit():
         return W.id == int(ref)
-    return W.vm_url == ref.strip().rstrip("/")
+    try:
+        url = normalize_worker_url(ref)  # the one spelling the registry stores
+    except InvalidURL:
+        url = ref.strip()  # matches nothing: the caller says no such worker
+    return W.vm_url == url
 
 
 def _insert(connection: AsyncConnection) -> Any:
@@ -141,6 +146,7 @@ def offline_statement(worker_ids: list[int]) -> Any:
     )
 
 
+@functools.cache  # built once: the dispatcher's journal runs it for every batch
 def outcome_statement() -> Any:
     """total_tasks + 1 (and failed_tasks + 1 on a failure) in SQL, never read-modify-write."""
     return (

@@ -63,8 +63,14 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     return value
 
 
+_MIGRATED: set[str] = set()  # databases this UI process already brought up to date
+
+
 async def _with_registry(settings: Settings, use: Callable[[Registry], Awaitable[T]]) -> T:
-    async with await Registry.open(settings) as registry:
+    # The live view opens the registry every second: check the schema once, not each time.
+    url = settings.resolved_database_url()
+    async with await Registry.open(settings, migrate=url not in _MIGRATED) as registry:
+        _MIGRATED.add(url)
         return await use(registry)
 
 

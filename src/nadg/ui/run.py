@@ -9,8 +9,8 @@ import streamlit as st
 
 from nadg.config import Settings
 from nadg.errors import NadgError, PlanError
-from nadg.orchestrator import capabilities_of, default_options
-from nadg.planner import PLANNER_NAMES, Plan
+from nadg.orchestrator import default_options
+from nadg.planner import PLANNER_NAMES, Plan, capabilities_of
 from nadg.registry import Registry
 from nadg.registry.models import Run, RunState, Worker, WorkerState
 from nadg.ui import bridge, runview

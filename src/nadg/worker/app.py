@@ -123,7 +123,6 @@ async def _register(state: WorkerState) -> None:
     url = public_url(state.settings)
     try:
         await registration.register_worker(state.settings, url, status_of(state))
-        logger.info("registered as %s at %s", state.worker_id, url)
     except NadgError as exc:
         logger.error("could not register at %s: %s", url, exc.message)
 

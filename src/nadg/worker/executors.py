@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 
-from nadg.errors import NadgError, TaskRejected
+from nadg.errors import TaskRejected
 from nadg.llm.base import LLMClient
 from nadg.protocol import ResultStatus, TaskKind, TaskRequest, TaskResult
 from nadg.worker.prompt import run_prompt
@@ -80,19 +80,15 @@ class Executor:
         if self.llm is None:
             raise TaskRejected(NO_LLM, status_code=501)
         try:
-            async with asyncio.timeout(request.timeout):
-                return await run_prompt(self.llm, request, self.worker_id)
-        except TimeoutError:
-            status, error = ResultStatus.TIMEOUT, f"no answer within {request.timeout:g} s"
-        except NadgError as exc:
-            status, error = ResultStatus.FAILED, exc.message
+            # run_prompt owns the task's timeout and the LLM's own errors.
+            return await run_prompt(self.llm, request, self.worker_id)
         except Exception as exc:  # the LLM client is outside code: record, never crash
             logger.exception("prompt task %s failed", request.task_id)
-            status, error = ResultStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {exc}"
         return TaskResult(
             task_id=request.task_id,
             kind=TaskKind.PROMPT,
-            status=status,
+            status=ResultStatus.FAILED,
             stderr=error,
             duration_ms=round((loop.time() - started) * 1000.0, 3),
             worker_id=self.worker_id,

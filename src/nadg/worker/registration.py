@@ -14,7 +14,6 @@ from nadg.errors import WorkerNotFound
 from nadg.protocol import WorkerStatus
 from nadg.registry.models import Worker, WorkerState
 from nadg.registry.store import Registry
-from nadg.registry.urls import normalize_worker_url
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ async def unregister_worker(settings: Settings, public_url: str) -> None:
     """Mark this worker offline on a clean shutdown (draining stays draining)."""
     async with await Registry.open(settings) as registry:
         try:
-            worker = await registry.get_worker(normalize_worker_url(public_url))
+            worker = await registry.get_worker(public_url)
         except WorkerNotFound:
             logger.warning("not in the registry at shutdown: %s", public_url)
             return
