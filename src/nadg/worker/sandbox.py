@@ -258,9 +258,12 @@ def sweep_marker(marker: str) -> int:
 
 async def _run_plain(argv: list[str], timeout: float = 20.0) -> str:
     """Run a probe outside any sandbox and return its stdout ('' when it fails)."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=PIPE, stderr=asyncio.subprocess.DEVNULL, env={}
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=PIPE, stderr=asyncio.subprocess.DEVNULL, env={}
+        )
+    except OSError:  # no such program, or not executable: the caller says which one
+        return ""
     try:
         async with asyncio.timeout(timeout):
             stdout, _ = await proc.communicate()
@@ -274,9 +277,12 @@ async def _run_plain(argv: list[str], timeout: float = 20.0) -> str:
 async def interpreter_info(python: Path) -> dict[str, object]:
     """Version, prefixes and site-packages of the interpreter tasks run with."""
     text = await _run_plain([str(python), "-I", "-c", INFO_CODE])
-    if not text:
-        raise SandboxError(f"the interpreter {python} does not run")
-    info: dict[str, object] = json.loads(text)
+    try:
+        info = json.loads(text) if text else None
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or "version" not in info:
+        raise SandboxError(f"the interpreter {python} does not run (NADG_PYTHON_EXECUTABLE)")
     return info
 
 
